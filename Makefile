@@ -1,0 +1,62 @@
+# Sherlog developer entry points. Everything installs into .venv from one lock file.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+# llama-cpp-python builds from source; the native build crashes on AMX CPUs here.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export DEEPEVAL_TELEMETRY_OPT_OUT := YES
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: help install lock test test-fast lint fmt demo chaos eval bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/uv:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip install --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed ## install the locked dependency set into .venv
+
+lock: | $(BIN)/uv ## re-resolve requirements.lock from pyproject.toml (one resolution)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+test: install ## run the whole test suite against real servers
+	$(BIN)/python -m pytest
+
+test-fast: install ## unit tests only
+	$(BIN)/python -m pytest tests/unit
+
+lint: install ## ruff + mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+demo: install ## start the embedded stack, inject an incident, show Sherlog's answer
+	$(BIN)/sherlog demo
+
+SCENARIO ?= checkout-db-pool
+chaos: install ## inject a chaos scenario: make chaos SCENARIO=name
+	$(BIN)/sherlog chaos run $(SCENARIO)
+
+eval: install ## accuracy on scenario cases and external datasets
+	$(BIN)/python -m eval.run
+
+bench: install ## speed and accuracy against peers measured in the same run
+	$(BIN)/python -m eval.bench.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Sherlog bot package."""

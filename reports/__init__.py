@@ -1,0 +1,1 @@
+"""Sherlog reports package."""
