@@ -41,6 +41,9 @@ class GraphStore(Protocol):
     def ensure_schema(self) -> None:
         """Create indexes/constraints if missing (idempotent)."""
 
+    def run_schema(self, statements: Sequence[str]) -> None:
+        """Run DDL statements; "already exists" counts as success."""
+
     def query(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a read or write query; rows come back as dicts keyed by RETURN aliases."""
         ...

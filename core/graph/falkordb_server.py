@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from core.errors import BackendUnavailable, PortInUse
 
@@ -75,7 +77,8 @@ class EmbeddedFalkorDB:
     """Manages one embedded FalkorDB server for one data dir."""
 
     def __init__(self, data_dir: Path, host: str = "127.0.0.1", port: int = 6479, start_timeout_s: float = 20.0):
-        self.data_dir = Path(data_dir) / "falkordb"
+        # absolute: the server gets it both as its cwd and as --dir, which it resolves from that cwd
+        self.data_dir = (Path(data_dir) / "falkordb").absolute()
         self.host = host
         self.port = port
         self.start_timeout_s = start_timeout_s
@@ -84,7 +87,15 @@ class EmbeddedFalkorDB:
 
     # -- probing ---------------------------------------------------------
     def _client(self, timeout: float = 1.0) -> redis.Redis:
-        return redis.Redis(host=self.host, port=self.port, socket_timeout=timeout, socket_connect_timeout=timeout)
+        # Probes must be single-shot: redis-py's default policy retries with backoff,
+        # which turned each probe of a dead port into ~3.5 s.
+        return redis.Redis(
+            host=self.host,
+            port=self.port,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
 
     def _owner_dir(self) -> str | None:
         """The data dir of whatever answers on our port, or None if nothing does."""
@@ -115,6 +126,31 @@ class EmbeddedFalkorDB:
             return int(json.loads(self._state.read_text())["pid"])
         return None
 
+    def _is_our_server(self, pid: int) -> bool:
+        """True if `pid` is a live server we started for this data dir (guards against pid reuse).
+
+        redis-server rewrites its argv, so look at the working directory we gave it instead.
+        """
+        if not _pid_alive(pid):
+            return False
+        try:
+            cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+            exe = Path(os.readlink(f"/proc/{pid}/exe")).name
+        except OSError:
+            return False
+        return exe.startswith("redis-server") and cwd.resolve() == self.data_dir.resolve()
+
+    def _wait_loaded(self, pid: int) -> bool:
+        """Wait (up to start_timeout_s) for our server `pid` to answer; False if it died or stayed silent."""
+        deadline = time.monotonic() + self.start_timeout_s
+        while time.monotonic() < deadline:
+            if self._loaded():
+                return True
+            if not _pid_alive(pid):
+                return False
+            time.sleep(0.05)
+        return False
+
     def info(self) -> ServerInfo:
         pid = self._read_pid()
         owner = self._owner_dir()
@@ -134,16 +170,36 @@ class EmbeddedFalkorDB:
                 hint="stop that server or set SHERLOG_GRAPH__PORT to a free port",
             )
         if not self._port_bindable():
+            pid = self._read_pid()
+            if pid is not None and self._is_our_server(pid):
+                # ours, but silent: it is replaying its append-only log (the module
+                # blocks the event loop meanwhile), e.g. another process just restarted it
+                if self._wait_loaded(pid):
+                    return ServerInfo(self.host, self.port, pid, self.data_dir, True)
+                raise BackendUnavailable(
+                    f"embedded FalkorDB (pid {pid}) holds {self.host}:{self.port} but did not answer "
+                    f"within {self.start_timeout_s:.0f}s",
+                    backend="falkordb",
+                    hint=f"it may still be loading a large graph (see {self._log}); "
+                    "raise SHERLOG_GRAPH__START_TIMEOUT_S",
+                )
             raise PortInUse(
                 f"port {self.host}:{self.port} is taken by another program",
                 backend="falkordb",
                 hint="free the port or set SHERLOG_GRAPH__PORT to a free port",
             )
         stale = self._read_pid()
-        if stale and _pid_alive(stale):
+        if stale and self._is_our_server(stale):
             # our server is alive but not answering (hung): replace it
             with contextlib.suppress(ProcessLookupError):
                 os.kill(stale, signal.SIGKILL)
+            deadline = time.monotonic() + 5.0
+            while _pid_alive(stale) and time.monotonic() < deadline:  # it must release the port first
+                time.sleep(0.02)
+        if stale:
+            # if the dead server was our own child, collect it so it does not linger as a zombie
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(stale, os.WNOHANG)
         return self._start()
 
     def _start(self) -> ServerInfo:
@@ -154,7 +210,10 @@ class EmbeddedFalkorDB:
             "--bind", self.host,
             "--port", str(self.port),
             "--dir", str(self.data_dir),
-            "--loadmodule", module,
+            # Log writes to the AOF as their effects, not as the Cypher text: replaying
+            # UNWIND ... MERGE text during load cannot use the id index and went
+            # quadratic (10,000 upserted nodes took 12 s to come back; effects: 0.1 s).
+            "--loadmodule", module, "EFFECTS_THRESHOLD", "0",
             "--appendonly", "yes",
             "--appendfsync", "always",
             "--save", "",
@@ -205,19 +264,25 @@ class EmbeddedFalkorDB:
     def stop(self, timeout_s: float = 10.0) -> bool:
         """Shut the server down cleanly. Returns True if one was running."""
         pid = self._read_pid()
-        if self.info().running:
+        # only ever signal a process proven to be our server: a stale state file may name a reused pid
+        ours = pid is not None and self._is_our_server(pid)
+        running = self.info().running
+        if running:
             with contextlib.suppress(redis.ConnectionError, redis.ResponseError, OSError):
                 r = self._client(timeout=timeout_s)
                 r.shutdown(nosave=True)  # the AOF is already fsynced; no RDB needed
-        if pid:
+        if pid is not None and ours:
             deadline = time.monotonic() + timeout_s
             while _pid_alive(pid) and time.monotonic() < deadline:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, os.WNOHANG)
                 time.sleep(0.05)
             if _pid_alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+        if pid is not None:
+            # collect it if it was our child, so it does not linger as a zombie
+            # (waitpid cannot touch anyone else's process)
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, 0 if ours else os.WNOHANG)
         with contextlib.suppress(FileNotFoundError):
             self._state.unlink()
-        return pid is not None
+        return running or ours

@@ -1,0 +1,1 @@
+"""The knowledge schema shared by ingestion (writes) and the engine (reads)."""

@@ -1,0 +1,1 @@
+"""Metric series: loading cases from CSV, naming rules, robust anomaly detection with onset time."""

@@ -1,0 +1,1 @@
+"""Root-cause ranking: which entity most likely caused what the evidence shows."""
