@@ -67,7 +67,8 @@ class Stack:
     def statuses(self) -> list[StoreStatus]:
         """Status of each store; an unreachable one is reported, never raised."""
         out: list[StoreStatus] = []
-        for name, getter in (("graph", lambda: self.graph), ("vector", lambda: self.vectors), ("relational", lambda: self.db)):
+        getters = (("graph", lambda: self.graph), ("vector", lambda: self.vectors), ("relational", lambda: self.db))
+        for name, getter in getters:
             try:
                 out.append(getter().status())
             except SherlogError as e:

@@ -25,7 +25,6 @@ from sqlmodel import Session, col, select
 
 from core.db.engine import backend_error, describe, make_engine, parse_url, safe_url
 from core.db.migrate import connection_revision, upgrade_engine
-from core.db.telemetry import TelemetryRepo
 from core.db.tables import (
     METADATA,
     STATUS_ORDER,
@@ -38,6 +37,7 @@ from core.db.tables import (
     TimelineEntry,
     TimelineKind,
 )
+from core.db.telemetry import TelemetryRepo
 from core.db.types import utcnow
 from core.errors import BackendError, InputError, NotFound, SherlogError
 from core.model import IncidentStatus

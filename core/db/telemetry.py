@@ -135,5 +135,6 @@ class TelemetryRepo:
                 (MetricPoint.__table__, "ts"),  # type: ignore[attr-defined]
                 (EventRecord.__table__, "ts"),  # type: ignore[attr-defined]
             ):
-                n += s.execute(sa.delete(table).where(table.c[column] < ts)).rowcount or 0
+                result: Any = s.execute(sa.delete(table).where(table.c[column] < ts))
+                n += result.rowcount or 0
         return n

@@ -40,6 +40,8 @@ non-metric event (alerts, k8s events, changes, notes) with its attributes JSON,
 `SeenEvent` dedup keys.
 """
 
+# ruff: noqa: E501  (the schema tables above are wider than the code limit on purpose)
+
 from __future__ import annotations
 
 from enum import StrEnum
