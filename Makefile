@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 # two cores: multi-threaded BLAS only fights itself (measured 3-5x slower embedding)
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: help install lock test test-fast lint fmt demo chaos eval bench clean
+.PHONY: help install lock test test-fast lint fmt demo chat demo-down chaos eval bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -47,12 +47,21 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# the demo lives in its own data dir and port, so it never touches your real Sherlog data
+DEMO_ENV := SHERLOG_DATA_DIR=$(CURDIR)/.sherlog-demo SHERLOG_GRAPH__PORT=6480 SHERLOG_CONFIG=$(CURDIR)/.sherlog-demo/none.toml
+
 demo: install ## start the embedded stack, inject an incident, show Sherlog's answer
-	$(BIN)/sherlog demo
+	$(DEMO_ENV) $(BIN)/sherlog demo --reset
+
+chat: install ## keep talking to Sherlog about the demo incident (after make demo)
+	$(DEMO_ENV) $(BIN)/sherlog chat
+
+demo-down: ## stop the demo's embedded FalkorDB
+	$(DEMO_ENV) $(BIN)/sherlog down
 
 SCENARIO ?= checkout-db-pool
-chaos: install ## inject a chaos scenario: make chaos SCENARIO=name
-	$(BIN)/sherlog chaos run $(SCENARIO)
+chaos: install ## inject a chaos scenario into the demo stack: make chaos SCENARIO=name
+	$(DEMO_ENV) $(BIN)/sherlog chaos run $(SCENARIO)
 
 eval: install ## accuracy on scenario cases and external datasets
 	$(BIN)/python -m eval.run

@@ -8,6 +8,7 @@ the ingestion API comes with the ingestion pipeline.
 from __future__ import annotations
 
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import typer
@@ -17,7 +18,7 @@ from rich.table import Table
 from chaos.faults import get_fault
 from chaos.history import generate_history
 from chaos.scenarios import DEFAULT_SCENARIO, list_scenarios, load_scenario
-from chaos.simulate import SimConfig, simulate
+from chaos.simulate import SimConfig, SimulationResult, simulate
 from chaos.spec import DEFAULT_ENVIRONMENT, load_environment
 from core.settings import load_settings
 
@@ -57,10 +58,58 @@ def run_cmd(
     seed: int | None = typer.Option(None, "--seed", help="random seed (default: the scenario's)"),
     out: Path | None = typer.Option(None, "--out", help="output directory (default: a new one under the data dir)"),
     step: float | None = typer.Option(None, "--step", help="metric resolution in seconds (default: the scenario's)"),
+    target: str = typer.Option("sim", "--target", help="sim (simulated telemetry) | local (real demo app) | k8s"),
+    service: str | None = typer.Option(None, "--service", help="local/k8s: aim the fault at this service"),
+    sherlog_url: str | None = typer.Option(None, "--sherlog-url", help="local: Sherlog server (default: settings)"),
+    workdir: Path | None = typer.Option(None, "--workdir", help="local: where the demo app, Prometheus and logs live"),
+    namespace: str = typer.Option("default", "--namespace", help="k8s: namespace"),
+    context: str | None = typer.Option(None, "--context", help="k8s: kubectl context"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="k8s: print the kubectl commands, run nothing"),
+    kubectl_dry_run: bool = typer.Option(False, "--kubectl-dry-run", help="k8s: pass --dry-run=client to kubectl"),
+    ingest: bool = typer.Option(
+        True, "--ingest/--no-ingest", help="sim: feed the telemetry into Sherlog (fault window ending now)"
+    ),
 ) -> None:
-    """Simulate a scenario; write topology.yaml, events.jsonl and truth.json."""
+    """Inject a scenario. `sim` simulates it and writes topology.yaml, events.jsonl and truth.json;
+    `local` injects the fault for real into a demo app watched by Prometheus + Alertmanager;
+    `k8s` injects through kubectl."""
+    if target == "local":
+        from chaos.local.cli import run_local_command
+
+        run_local_command(
+            scenario,
+            settings=load_settings(),
+            sherlog_url=sherlog_url,
+            workdir=workdir,
+            service=service,
+            console=console,
+        )
+        return
+    if target == "k8s":
+        from chaos.local.cli import run_k8s_command
+
+        run_k8s_command(
+            scenario,
+            namespace=namespace,
+            context=context,
+            service=service,
+            dry_run=dry_run,
+            kubectl_dry_run=kubectl_dry_run,
+            console=console,
+        )
+        return
+    if target != "sim":
+        raise typer.BadParameter(f"unknown target '{target}': use sim, local or k8s", param_hint="--target")
     sc = load_scenario(scenario)
-    result = simulate(None, sc, seed, config=SimConfig(step_s=step))
+    # injected into a live stack, the fault window ends now; written to files only, it keeps the
+    # scenario's fixed start so the output is reproducible
+    start = None
+    if ingest:
+        duration = timedelta(minutes=sc.fault.at_min + sc.window.after_min)
+        start = (datetime.now(UTC) - duration).replace(second=0, microsecond=0)
+    result = simulate(None, sc, seed, start=start, config=SimConfig(step_s=step))
+    if ingest:
+        _ingest(result)
     out_dir = _out_dir(out, f"{sc.name}-{result.seed}")
     paths = result.write(out_dir)
     truth = result.truth
@@ -80,6 +129,26 @@ def run_cmd(
     console.print(f"written to: {out_dir}")
     for p in paths.values():
         console.print(f"  {p.name}")
+
+
+def _ingest(result: SimulationResult) -> None:
+    """Feed a simulation through core's ingestion API (never straight into a store)."""
+    from core.ingest import Ingestor
+    from core.sources.topology import from_static
+    from core.wiring import open_stack
+
+    stack = open_stack(load_settings())
+    try:
+        with Ingestor(stack) as ingestor:
+            ingestor.ingest_topology(from_static(result.topology))
+            with console.status(f"ingesting {len(result.events):,} events ..."):
+                report = ingestor.ingest_events(result.events)
+    finally:
+        stack.close()
+    console.print(
+        f"ingested: {report.accepted:,} accepted, {report.duplicates:,} duplicates, {len(report.rejected)} rejected"
+    )
+    console.print(f"now ask:    sherlog ask {result.truth.question!r}   (or `make chat`)")
 
 
 @app.command("history")

@@ -155,6 +155,9 @@ class SlackSettings(BaseModel):
     api_base_url: str = "https://slack.com/api/"
     allowed_channels: list[str] = Field(default_factory=list)
     rate_limit_per_minute: int = 10
+    alerts_channel: str | None = Field(
+        None, description="channel (id or #name) where answers to firing alerts are posted; unset = not posted"
+    )
 
 
 class DiscordSettings(BaseModel):
@@ -163,6 +166,9 @@ class DiscordSettings(BaseModel):
     token: SecretStr | None = None
     allowed_channels: list[str] = Field(default_factory=list)
     rate_limit_per_minute: int = 10
+    alerts_channel: str | None = Field(
+        None, description="channel id where answers to firing alerts are posted; unset = not posted"
+    )
 
 
 class SourcesSettings(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,12 +14,24 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("DEEPEVAL_TELEMETRY_OPT_OUT", "YES")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# never let a developer's own config leak into tests
+# never let a developer's own config leak into tests, and never let a test that forgets to
+# pass settings touch the real data dir or the default FalkorDB port: both point at a
+# throwaway dir and a free port for the whole session (stopped in pytest_sessionfinish)
 os.environ["SHERLOG_CONFIG"] = "/nonexistent/sherlog.toml"
+_SAFETY_DIR = tempfile.mkdtemp(prefix="sherlog-test-default-")
+os.environ["SHERLOG_DATA_DIR"] = _SAFETY_DIR
 
-from core.graph.falkordb_server import EmbeddedFalkorDB
-from core.settings import GraphSettings, Settings
-from tests.fixtures.net import free_port
+from core.graph.falkordb_server import EmbeddedFalkorDB  # noqa: E402
+from core.settings import GraphSettings, Settings  # noqa: E402
+from tests.fixtures.net import free_port  # noqa: E402
+
+os.environ["SHERLOG_GRAPH__PORT"] = str(free_port())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop an embedded FalkorDB that a test started in the safety data dir, if any."""
+    EmbeddedFalkorDB(Path(_SAFETY_DIR), port=int(os.environ["SHERLOG_GRAPH__PORT"])).stop()
+
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"

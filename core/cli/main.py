@@ -19,7 +19,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import typer
 
-from core.cli import logs, rca, stack
+from core.cli import ingest, logs, rca, ship, stack
 from core.cli.output import console_err
 from core.errors import SherlogError
 
@@ -34,6 +34,8 @@ app = typer.Typer(
     ),
 )
 stack.register(app)
+ship.register(app)
+app.add_typer(ingest.app, name="ingest", help="Ingest events, topology, runbooks, metrics CSV or alert files.")
 app.add_typer(logs.app, name="logs", help="Parse and mine logs (template mining, Loghub format).")
 app.add_typer(rca.app, name="rca", help="Root-cause ranking on benchmark cases.")
 
@@ -66,12 +68,13 @@ def main() -> None:
     except typer.Abort:
         console_err.print("aborted")
         sys.exit(1)
-    except Exception as e:  # click usage errors and the like
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
+    except Exception as e:
+        # usage errors (unknown command, bad option): typer vendors its own click, so match
+        # the ClickException protocol rather than a class
+        show, code = getattr(e, "show", None), getattr(e, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
         raise
 
 

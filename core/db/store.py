@@ -37,6 +37,7 @@ from core.db.tables import (
     TimelineEntry,
     TimelineKind,
 )
+from core.db.investigations import InvestigationRepo
 from core.db.telemetry import TelemetryRepo
 from core.db.types import utcnow
 from core.errors import BackendError, InputError, NotFound, SherlogError
@@ -96,7 +97,7 @@ def normalize_incident_key(key: str) -> str:
     return f"INC-{int(m.group(1))}" if m else key
 
 
-class RelationalStore(TelemetryRepo):
+class RelationalStore(TelemetryRepo, InvestigationRepo):
     """Sherlog's relational data on SQLite or PostgreSQL, migrated on open.
 
     Build it with `RelationalStore(url)` or `RelationalStore.from_settings(settings)`; close it with

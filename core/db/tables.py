@@ -42,6 +42,8 @@ __all__ = [
     "Feedback",
     "Incident",
     "IncidentStatus",
+    "InvestigationRecord",
+    "InvestigationStatus",
     "LogCount",
     "LogLine",
     "MetricPoint",
@@ -289,3 +291,40 @@ class EventRecord(SherlogTable, table=True):
     severity: str = Field(default="info", sa_type=String(16))
     body: str = Field(default="", sa_type=Text)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class InvestigationStatus(StrEnum):
+    """Where an investigation Sherlog started on its own (from a firing alert) stands."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+_INVESTIGATION_STATUS_SQL = ", ".join(f"'{s.value}'" for s in InvestigationStatus)
+
+
+class InvestigationRecord(SherlogTable, table=True):
+    """An investigation Sherlog started on its own when an alert fired: its trigger, question,
+    the Answer (JSON) or the error, and where the answer was posted."""
+
+    __tablename__ = "investigations"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_INVESTIGATION_STATUS_SQL})", name="ck_investigations_status"),
+        Index("ix_investigations_created_at", "created_at"),
+        # ids are quoted in logs and URLs (GET /investigations/{id}): never reuse a deleted one's
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
+    status: str = Field(default=InvestigationStatus.RUNNING.value, sa_type=String(16))
+    source: str = Field(sa_type=String(32), description='"alertmanager" or "grafana"')
+    alertname: str = Field(sa_type=String(255))
+    labels: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    fingerprints: list[str] = Field(default_factory=list, sa_type=JSON)
+    question: str = Field(sa_type=Text)
+    answer: dict[str, Any] | None = Field(default=None, sa_type=JSON, nullable=True)
+    error: str | None = Field(default=None, sa_type=Text)
+    posted_to: list[str] = Field(default_factory=list, sa_type=JSON)

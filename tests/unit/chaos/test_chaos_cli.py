@@ -27,7 +27,7 @@ def test_list_shows_every_scenario() -> None:
 def test_run_writes_topology_events_and_truth(tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = runner.invoke(
-        app, ["run", "cart-redis-down", "--seed", "5", "--out", str(out), "--step", "60"], env={"COLUMNS": "200"}
+        app, ["run", "cart-redis-down", "--seed", "5", "--out", str(out), "--step", "60", "--no-ingest"], env={"COLUMNS": "200"}
     )
     assert result.exit_code == 0, result.output
     assert "metric" in result.output and "log" in result.output and str(out) in result.output
@@ -40,7 +40,7 @@ def test_run_writes_topology_events_and_truth(tmp_path: Path) -> None:
 
 def test_run_defaults_to_a_new_directory_under_the_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHERLOG_DATA_DIR", str(tmp_path / "data"))
-    result = runner.invoke(app, ["run", "--step", "60"], env={"COLUMNS": "300"})
+    result = runner.invoke(app, ["run", "--step", "60", "--no-ingest"], env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
     runs = list((tmp_path / "data" / "chaos").iterdir())
     assert len(runs) == 1 and runs[0].name.startswith("checkout-db-pool-7-")

@@ -103,6 +103,7 @@ def test_models_cover_the_domain_enums() -> None:
         "log_counts",
         "metric_points",
         "event_records",
+        "investigations",
     }
 
 

@@ -1,0 +1,1 @@
+"""Evidence gatherers: one module per source, each a bounded read."""
