@@ -27,7 +27,9 @@ def test_list_shows_every_scenario() -> None:
 def test_run_writes_topology_events_and_truth(tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = runner.invoke(
-        app, ["run", "cart-redis-down", "--seed", "5", "--out", str(out), "--step", "60", "--no-ingest"], env={"COLUMNS": "200"}
+        app,
+        ["run", "cart-redis-down", "--seed", "5", "--out", str(out), "--step", "60", "--no-ingest"],
+        env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
     assert "metric" in result.output and "log" in result.output and str(out) in result.output
