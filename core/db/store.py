@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError, StatementError
 from sqlmodel import Session, col, select
 
 from core.db.engine import backend_error, describe, make_engine, parse_url, safe_url
+from core.db.investigations import InvestigationRepo
 from core.db.migrate import connection_revision, upgrade_engine
 from core.db.tables import (
     METADATA,
@@ -37,7 +38,6 @@ from core.db.tables import (
     TimelineEntry,
     TimelineKind,
 )
-from core.db.investigations import InvestigationRepo
 from core.db.telemetry import TelemetryRepo
 from core.db.types import utcnow
 from core.errors import BackendError, InputError, NotFound, SherlogError

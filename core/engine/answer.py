@@ -168,7 +168,7 @@ def cause_sentences(
         ]
         lead_ids = [top[0].evidence_id] if top else []
         out.append(
-            f"It went wrong first ({t:%H:%M:%S} UTC) and {names.join(c.explains)} "
+            f"It went wrong at {t:%H:%M:%S} UTC, no later than {names.join(c.explains)}, which "
             f"{'need' if len(c.explains) > 1 else 'needs'} it{cite(*lead_ids, *topo)}."
         )
         ids += topo
@@ -318,7 +318,10 @@ def draft_why(inv: Investigation, names: Names, focus: list[str]) -> Draft:
         draft.summary += (
             f" It changed just before: {_short(book, best.change_ids[0]).split(': ', 1)[0]}{cite(best.change_ids[0])}."
         )
-    start_focus = focus[0] if focus else (best.explains[0] if best.explains else best.id)
+    # the path starts where the user looks: the named focus, else the loudest symptom the cause explains
+    by_id = {c.id: c for c in ranking.candidates}
+    loudest = sorted(best.explains, key=lambda e: (-(by_id[e].strength if e in by_id else 0.0), e))
+    start_focus = focus[0] if focus else (loudest[0] if loudest else best.id)
     path = path_between(inv.nb.edges(), start_focus, best.id) if start_focus != best.id else [best.id]
     if len(path) > 1:
         topo = [

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from discord.http import Route
+from pydantic import SecretStr
 
 from bot.alert_post import DiscordAlertPoster, alert_answer_id
 from bot.discord_bot import SherlogDiscord
@@ -33,7 +34,7 @@ from chaos.scenarios import DEFAULT_SCENARIO, load_scenario
 from chaos.simulate import simulate
 from core.errors import ConfigError
 from core.model import Answer, EntityRef, Event, Question
-from core.settings import ReportSettings
+from core.settings import ReportSettings, Settings
 from core.sources.alerts import parse_alertmanager_webhook
 from reports.scheduler import JOB_ID, next_fire_time
 from tests.fixtures import discord_fake as dfake
@@ -122,9 +123,9 @@ def _by_fingerprints(items: list[dict[str, Any]], *alerts: dict[str, Any]) -> li
 
 
 @contextlib.contextmanager
-def _serve(demo: Demo, ask: AskFn, **create: Any) -> Iterator[httpx.Client]:
+def _serve(demo: Demo, ask: AskFn, settings: Settings | None = None, **create: Any) -> Iterator[httpx.Client]:
     """The real app on loopback with `ask` as the engine; yields a keep-alive client on it."""
-    settings = demo.stack.settings
+    settings = settings or demo.stack.settings
     services = BotServices(settings=settings, db=demo.stack.db, ask=ask)
     server, thread, port = run_uvicorn(create_app(settings, stack=demo.stack, services=services, **create))
     try:
@@ -265,6 +266,17 @@ def test_shutting_down_records_what_was_waiting_as_not_run(demo: Demo, real_ask:
     record = demo.stack.db.get_investigation(item["id"])
     assert (record.status, record.error) == ("failed", SHUTTING_DOWN)
     assert ask.questions == []
+
+
+def test_reading_investigations_needs_the_intake_token_when_one_is_set(demo: Demo, real_ask: AskFn) -> None:
+    server = demo.stack.settings.server.model_copy(update={"ingest_token": SecretStr("s3cret")})
+    settings = demo.stack.settings.model_copy(update={"server": server})
+    with _serve(demo, real_ask, settings) as http:
+        refused = http.get("/investigations")
+        assert refused.status_code == 401 and "bearer token" in refused.json()["error"]
+        assert http.get("/investigations/1").status_code == 401
+        ok = http.get("/investigations", headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 200 and isinstance(ok.json()["investigations"], list)
 
 
 # ------------------------------------------------------------------------------- Discord
