@@ -10,9 +10,7 @@ this package (or the server manager) stays cheap.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
 
-from core.errors import ConfigError
 from core.graph.falkordb_server import EmbeddedFalkorDB
 from core.settings import GraphSettings, Settings
 
@@ -21,8 +19,6 @@ if TYPE_CHECKING:
     from core.ports import GraphStore
 
 __all__ = ["build_graph_store", "embedded_server", "external_falkordb"]
-
-_DEFAULT_REDIS_PORT = 6379
 
 
 def embedded_server(settings: Settings) -> EmbeddedFalkorDB:
@@ -36,24 +32,18 @@ def external_falkordb(g: GraphSettings) -> FalkorDBGraphStore:
 
     A password in the URI wins over SHERLOG_GRAPH__PASSWORD.
     """
+    from core.graph.falkordb_conn import address_from_uri
     from core.graph.falkordb_store import FalkorDBGraphStore
 
     assert g.uri is not None
-    try:
-        u = urlsplit(g.uri)
-        port = u.port or _DEFAULT_REDIS_PORT
-    except ValueError as e:
-        raise ConfigError(f"invalid graph URI {g.uri!r}: {e}", hint="e.g. falkor://127.0.0.1:6379") from e
-    if not u.hostname:
-        raise ConfigError(f"graph URI {g.uri!r} names no host", hint="e.g. falkor://127.0.0.1:6379")
-    password = unquote(u.password) if u.password else (g.password.get_secret_value() or None)
+    addr = address_from_uri(g.uri, g.password.get_secret_value() or None)
     return FalkorDBGraphStore(
-        u.hostname,
-        port,
+        addr.host,
+        addr.port,
         g.graph_name,
-        username=unquote(u.username) if u.username else None,
-        password=password,
-        ssl=u.scheme.lower() in ("falkors", "rediss"),
+        username=addr.username,
+        password=addr.password,
+        ssl=addr.ssl,
         query_timeout_ms=g.query_timeout_ms,
     )
 

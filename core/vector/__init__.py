@@ -8,9 +8,7 @@ Vendor clients are imported only when a store of that kind is built.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
 
-from core.errors import ConfigError
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -19,7 +17,6 @@ if TYPE_CHECKING:
 __all__ = ["build_vector_store", "vector_graph_name"]
 
 _FALKOR_SCHEMES = ("falkor", "falkors", "redis", "rediss")
-_DEFAULT_REDIS_PORT = 6379
 
 
 def vector_graph_name(settings: Settings) -> str:
@@ -50,6 +47,7 @@ def build_vector_store(
         client = connect_weaviate(settings.vector.url, grpc_port=settings.vector.grpc_port, api_key=key)
         return WeaviateVectorStore(client, settings.vector.collection, dim=dim, location=settings.vector.url)
 
+    from core.graph.falkordb_conn import address_from_uri
     from core.vector.falkordb_vector import FalkorDBVectorStore
 
     g = settings.graph
@@ -61,17 +59,8 @@ def build_vector_store(
         host = falkor_host if falkor_host is not None else host
         port = falkor_port if falkor_port is not None else port
     elif g.uri and g.uri.split("://", 1)[0].lower() in _FALKOR_SCHEMES:
-        try:
-            u = urlsplit(g.uri)
-            uri_port = u.port
-        except ValueError as e:
-            raise ConfigError(f"invalid graph URI {g.uri!r}: {e}", hint="e.g. falkor://127.0.0.1:6379") from e
-        if not u.hostname:
-            raise ConfigError(f"graph URI {g.uri!r} names no host", hint="e.g. falkor://127.0.0.1:6379")
-        host, port = u.hostname, uri_port or _DEFAULT_REDIS_PORT
-        username = unquote(u.username) if u.username else None
-        password = unquote(u.password) if u.password else (g.password.get_secret_value() or None)
-        ssl = u.scheme.lower() in ("falkors", "rediss")
+        addr = address_from_uri(g.uri, g.password.get_secret_value() or None)
+        host, port, username, password, ssl = addr.host, addr.port, addr.username, addr.password, addr.ssl
     return FalkorDBVectorStore(
         host,
         port,

@@ -13,6 +13,9 @@ Search:
 - keyword: the user's words only (see `fulltext_query`), OR-ed, so text such as
   `foo:bar (` cannot inject RediSearch syntax; every keyword hit also gets its
   exact cosine similarity, so a rare-term match is ranked on both signals.
+
+The client, and which kind of failure a client error is, come from
+core.graph.falkordb_conn, shared with the graph store.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from typing import Any
 
 import numpy as np
 import redis
-from falkordb import FalkorDB, Graph
+from falkordb import Graph
 
 from core.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigError
+from core.graph import falkordb_conn as fc
 from core.ports import StoreStatus, VectorDoc, VectorHit
 from core.vector.fusion import blend_scores
 from core.vector.validate import METADATA_PREFIX, Scalar, check_dim, check_docs, check_filters, check_search
@@ -120,7 +124,7 @@ def _filter_clause(filters: Mapping[str, Scalar], params: dict[str, Any]) -> str
     return ("WHERE " + " AND ".join(parts)) if parts else ""
 
 
-class FalkorDBVectorStore:
+class FalkorDBVectorStore(fc.OnFalkorDBGraph):
     """VectorStore on one FalkorDB graph key: HNSW (cosine) + full-text, hybrid-fused.
 
     `dim` (if given) lets the first upsert or search create the indexes; otherwise call
@@ -147,8 +151,7 @@ class FalkorDBVectorStore:
         query_timeout_ms: int = 30_000,
         connect_timeout_s: float = 5.0,
     ) -> None:
-        if not graph_name or any(c.isspace() for c in graph_name):
-            raise ConfigError(f"invalid FalkorDB graph name {graph_name!r}", hint="e.g. 'sherlog_vectors'")
+        fc.check_graph_name(graph_name, hint="e.g. 'sherlog_vectors'")
         if not _IDENT.match(label):
             raise ConfigError(f"invalid node label {label!r}: use letters, digits and underscores")
         for name, value in (("m", m), ("ef_construction", ef_construction), ("ef_runtime", ef_runtime)):
@@ -156,56 +159,38 @@ class FalkorDBVectorStore:
                 raise ConfigError(f"HNSW option {name} must be >= 1, got {value}")
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        self.host, self.port, self.graph_name, self.label = host, port, graph_name, label
+        self.label = label
         self.m, self.ef_construction, self.ef_runtime = m, ef_construction, ef_runtime
         self.batch_size = batch_size
         self.query_timeout_ms = int(query_timeout_ms)
         self._dim = check_dim(dim) if dim is not None else None
         self._indexed = False  # True once our three indexes are known to exist
-        self._username, self._password, self._ssl = username, password, ssl
-        self._connect_timeout_s = connect_timeout_s
-        # the socket must outlast the server-side timeout, or a slow query looks like a dead server
-        self._socket_timeout_s = self.query_timeout_ms / 1000.0 + 10.0
-        self._db: FalkorDB | None = None
-        self._graph: Graph | None = None
-        self._lock = threading.RLock()
+        address = fc.FalkorDBAddress(host, port, username, password, ssl)
+        self._conn = fc.FalkorDBConnection(
+            address, graph_name, query_timeout_ms=self.query_timeout_ms, connect_timeout_s=connect_timeout_s
+        )
+        self._lock = threading.RLock()  # guards the index state (_dim, _indexed)
 
     # -- plumbing ----------------------------------------------------------------
-    @property
-    def location(self) -> str:
-        return f"{'falkors' if self._ssl else 'falkor'}://{self.host}:{self.port}/{self.graph_name}"
-
     def _q(self, key: str, **fmt: Any) -> str:
         return FALKORDB_VECTOR_DIALECT[key].format(label=self.label, **fmt)
 
     def _wrap(self, e: Exception, doing: str) -> BackendError:
         where = f"FalkorDB at {self.host}:{self.port}"
-        if isinstance(e, redis.TimeoutError) or "timed out" in str(e).lower():
+        failure = fc.classify(e)
+        if failure is fc.Failure.TIMEOUT:
             return BackendTimeout(f"{where} timed out while {doing}", backend=BACKEND, hint="retry, or raise it")
-        if isinstance(e, redis.ConnectionError | OSError):
+        if failure in (fc.Failure.AUTH, fc.Failure.UNREACHABLE):
             return BackendUnavailable(
                 f"{where} is unreachable while {doing}: {e}", backend=BACKEND, hint="is the server running?"
             )
         return BackendError(f"{where} failed while {doing}: {e}", backend=BACKEND)
 
     def _connect(self) -> Graph:
-        with self._lock:
-            if self._graph is None:
-                try:
-                    # FalkorDB() already talks to the server (it probes for sentinel/cluster mode)
-                    self._db = FalkorDB(
-                        host=self.host,
-                        port=self.port,
-                        username=self._username,
-                        password=self._password,
-                        ssl=self._ssl,
-                        socket_connect_timeout=self._connect_timeout_s,
-                        socket_timeout=self._socket_timeout_s,
-                    )
-                except (redis.RedisError, OSError) as e:
-                    raise self._wrap(e, "connecting") from e
-                self._graph = self._db.select_graph(self.graph_name)
-            return self._graph
+        try:
+            return self._conn.graph()
+        except (redis.RedisError, OSError) as e:
+            raise self._wrap(e, "connecting") from e
 
     def _run(
         self, cypher: str, params: dict[str, Any] | None = None, *, doing: str, read_only: bool = False
@@ -477,10 +462,4 @@ class FalkorDBVectorStore:
         return StoreStatus("vector", BACKEND, True, self.location, counts={"docs": n}, detail=detail)
 
     def close(self) -> None:
-        with self._lock:
-            db, self._db, self._graph = self._db, None, None
-        if db is not None:
-            try:
-                db.close()
-            except (redis.RedisError, OSError):
-                pass  # closing a dead connection has nothing left to release
+        self._conn.close()
