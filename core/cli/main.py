@@ -16,10 +16,12 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("DEEPEVAL_TELEMETRY_OPT_OUT", "YES")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# two cores: multi-threaded BLAS made one query embedding take 0.3-1.5 s instead of 13 ms
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
 
-from core.cli import ingest, logs, rca, ship, stack
+from core.cli import ask, ingest, logs, rca, ship, stack
 from core.cli.output import console_err
 from core.errors import SherlogError
 
@@ -34,6 +36,7 @@ app = typer.Typer(
     ),
 )
 stack.register(app)
+ask.register(app)
 ship.register(app)
 app.add_typer(ingest.app, name="ingest", help="Ingest events, topology, runbooks, metrics CSV or alert files.")
 app.add_typer(logs.app, name="logs", help="Parse and mine logs (template mining, Loghub format).")

@@ -64,7 +64,8 @@ def gather(tasks: Mapping[str, Callable[[], Any]], timeout_s: float) -> dict[str
     out: dict[str, Outcome] = {}
     for name, fut in futures.items():
         elapsed = spent.get(name, (time.perf_counter() - started) * 1000.0)
-        if not fut.done():
+        if not fut.done() or fut.cancelled():
+            # still running, or never started (cancelled at shutdown): either way it ran out of time
             out[name] = Outcome(name, error=f"timed out after {timeout_s:g} s", timed_out=True, elapsed_ms=elapsed)
             continue
         exc = fut.exception()

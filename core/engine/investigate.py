@@ -9,6 +9,7 @@ a caveat; the investigation always completes with whatever the other sources gav
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -84,6 +85,17 @@ class Investigation:
 
 def _fail(inv: Investigation, name: str, out: Outcome) -> None:
     inv.failed[name] = out.error or "failed"
+
+
+_GENERIC_WORDS = frozenset(
+    {"high", "low", "rate", "the", "its", "is", "it", "on", "of", "too", "kube", "pod", "node", "up"}
+)
+
+
+def name_words(text: str) -> set[str]:
+    """Lower-case word stems of an alert name or a diagnosis (CamelCase and snake_case split, 4-letter stems)."""
+    parts = re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+", text)
+    return {p.lower()[:4] for p in parts if len(p) >= 3 and p.lower() not in _GENERIC_WORDS}
 
 
 def latest_data_time(stack: Stack) -> datetime | None:
@@ -334,16 +346,24 @@ class Investigator:
     def _knowledge(self, inv: Investigation, catalog: EntityCatalog, graph: Any, query_text: str) -> None:
         assert inv.ranking is not None
         top = [c for c in inv.ranking.top(3) if c.anomalous]
-        # the top cause's own alerts first: their runbooks are about the cause, not a symptom; and among
-        # those the most specific first: an alert firing on many entities (HighErrorRate) describes the
+        # the top cause's own alerts first: their runbooks are about the cause, not a symptom. Within each
+        # group, alerts whose name speaks of the diagnosed failure come first (DNSLookupFailures for a DNS
+        # failure), then the most specific: an alert firing on many entities (HighErrorRate) describes the
         # spreading symptom, one firing only here (DBConnectionPoolExhausted) describes the cause
         spread: dict[str, set[str | None]] = {}
         for a in inv.alerts:
             spread.setdefault(a.alertname, set()).add(a.entity)
-        own_alerts = [a for c in top[:1] for a in inv.alerts if a.entity == c.id and a.rank >= 1]
-        own_alerts.sort(key=lambda a: (len(spread[a.alertname]), -a.rank, a.starts_at, a.alertname))
+        d = inv.diagnoses.get(top[0].id) if top else None
+        words = name_words(f"{d.kind} {d.label}") if d else set()
+
+        def order(a: ev_gather.AlertInfo) -> tuple[int, int, int, datetime, str]:
+            return (-len(name_words(a.alertname) & words), len(spread[a.alertname]), -a.rank, a.starts_at, a.alertname)
+
+        own_alerts = sorted((a for c in top[:1] for a in inv.alerts if a.entity == c.id and a.rank >= 1), key=order)
         own = [a.alertname for a in own_alerts]
-        others = [a.alertname for a in inv.alerts if a.status == "firing" and a.rank >= 1]
+        others = [
+            a.alertname for a in sorted((a for a in inv.alerts if a.status == "firing" and a.rank >= 1), key=order)
+        ]
         sig = self.signature(inv, catalog) or query_text
         if graph is None:
             inv.failed.setdefault("runbooks", "graph store unreachable")

@@ -137,9 +137,14 @@ def scan_logs(
     if start > since - baseline:
         base = since - start
         if base < MIN_BASELINE:
-            # not enough history before the window: learn "normal" from its first third instead
-            third = (until - start) / 3
-            since, base = start + max(third, MIN_BASELINE), max(third, MIN_BASELINE)
+            # not enough history before the window: learn "normal" from its first part instead —
+            # a third of what there is, at least MIN_BASELINE, but never more than half of it, so
+            # a young system (a demo app minutes old) still leaves a window to look at
+            span = until - start
+            if span <= timedelta(0):
+                return scan
+            base = max(span / 3, min(MIN_BASELINE, span / 2))
+            since = start + base
             scan.notes.append("little log history before the window; its first part served as the log baseline")
     scan.baseline_used = base
     g: GraphStore = graph if graph is not None else OfflineGraph()  # type: ignore[assignment]
