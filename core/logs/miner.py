@@ -2,13 +2,19 @@
 
 How a message finds its template (fast path first):
 
-1. The verbatim message, then the message with its digits normalised (``bytes.translate``),
-   then with digit runs shortened too: three dict lookups, no regex. Sound because masking never
-   looks at digit values or run lengths (:mod:`core.logs.masking`), so equal keys mask alike.
-2. Otherwise mask it (one regex pass, mostly) and look the masked text up.
-3. Otherwise match the masked tokens against live templates with the same token count and first
+1. The verbatim message, then the message with its digits normalised (``bytes.translate``):
+   two dict lookups, no regex. Sound because masking never looks at digit values or run lengths
+   (:mod:`core.logs.masking`), so equal keys mask alike.
+2. Then the message with every digit and the word characters after it folded into one ``0``
+   (``0x1f3a`` and ``7`` alike, :func:`core.logs.masking.word_run_key`): one regex that only
+   stops at digits, so hex values and ids of any length rarely reach the masking pass.
+3. Otherwise mask it (one regex pass, mostly) and look the masked text up.
+4. Otherwise match the masked tokens against live templates with the same token count and first
    token (a template matches when every non-``<*>`` token is equal); the most specific wins.
-4. Otherwise it is a new template.
+5. Otherwise it is a new template.
+
+Every cache level maps a key to the template an earlier message with the same masked text got,
+so which level answers, or whether one is skipped, does not change results.
 
 Word tokens (no digits) are *constants until proven variable*: a position becomes ``<*>`` only when
 ``min_distinct`` templates that are identical everywhere else disagree on it (the online form of
@@ -29,7 +35,7 @@ from operator import itemgetter, ne
 from typing import Any, NamedTuple
 
 from core.errors import ConfigError, InvalidPayload
-from core.logs.masking import MASK, mask
+from core.logs.masking import MASK, mask_key, shorten_digit_runs, word_run_key
 from core.logs.parse import message_for_mining
 
 STATE_FORMAT = "sherlog.logs.miner"
@@ -79,6 +85,10 @@ class MatchResult(NamedTuple):
     is_new: bool
 
 
+# A NamedTuple's own constructor is a Python-level function; tuple.__new__ builds the same object in C.
+_new_result: Callable[[type[MatchResult], tuple[int, str, bool]], MatchResult] = tuple.__new__  # type: ignore[assignment]
+
+
 class Template:
     """One event type: its id, tokens (``<*>`` marks variables), and how many lines it has seen."""
 
@@ -96,6 +106,8 @@ class Template:
         "tokens",
         "wildcards",
     )
+    _pick: Callable[[tuple[str, ...]], tuple[str, ...]]
+    _constants: tuple[str, ...]
 
     def __init__(self, template_id: int, tokens: tuple[str, ...], size: int = 0, *, min_constant_ratio: float = 0.5):
         self.id = template_id
@@ -106,30 +118,46 @@ class Template:
     def set_tokens(self, tokens: tuple[str, ...], min_constant_ratio: float) -> None:
         """Replace the tokens and recompute what matching needs."""
         self.tokens = tokens
-        self.text = " ".join(tokens)
-        self.result = MatchResult(self.id, self.text, False)
+        self.text = text = " ".join(tokens)
+        self.result = _new_result(MatchResult, (self.id, text, False))
         n = len(tokens)
-        fixed = [i for i, tok in enumerate(tokens) if tok != MASK]
-        self.wildcards = n - len(fixed)
-        # Tokens like "rhost=<*>" or "(<*>)" are patterns: any token with that head and tail fits.
-        globs = [i for i in fixed if MASK in tokens[i]]
+        self.wildcards = wildcards = tokens.count(MASK)
+        fixed = n - wildcards
         # open: takes messages that differ from it at <*> positions. A template that is mostly <*>
         # (a bare number, "<*> <*>") would swallow every message of its length, so it only takes
         # messages that mask to exactly its own text.
-        self.open = bool(fixed) and len(fixed) >= min_constant_ratio * n
+        self.open = fixed > 0 and fixed >= min_constant_ratio * n
         # can_generalise: enough constants remain to turn one more position into <*>.
-        self.can_generalise = len(fixed) - 1 >= min_constant_ratio * n
-        if self.open and globs:
-            fixed = [i for i in fixed if i not in globs]
-            parts = [(i, *tokens[i].partition(MASK)) for i in globs]
-            self._globs: tuple[tuple[int, str, str], ...] = tuple((i, head, tail) for i, head, _, tail in parts)
+        self.can_generalise = fixed - 1 >= min_constant_ratio * n
+        self._globs: tuple[tuple[int, str, str], ...] = ()
+        if self.open and (wildcards or MASK in text):
+            self._pick_constants(tokens, text, wildcards)
         else:
-            self._globs = ()
-        pick = fixed if self.open else list(range(n))
+            # Not open, or no <*> anywhere: every position must be equal. tuple() of a tuple is
+            # the tuple itself, so covers() compares whole token tuples (always of one length).
+            self._pick = tuple
+            self._constants = tokens
+
+    def _pick_constants(self, tokens: tuple[str, ...], text: str, wildcards: int) -> None:
+        # Each bare <*> holds one MASK and a MASK never spans tokens, so more MASKs than bare <*>
+        # tokens means pattern tokens exist ("rhost=<*>", "(<*>)": any token with that head and
+        # tail fits). Counting in C picks the cheapest way to list the constant positions.
+        if text.count(MASK) == wildcards:
+            pick = [i for i, tok in enumerate(tokens) if tok != MASK]
+        else:
+            pick = []
+            globs = []
+            for i, tok in enumerate(tokens):
+                if MASK not in tok:
+                    pick.append(i)
+                elif tok != MASK:
+                    head, _, tail = tok.partition(MASK)
+                    globs.append((i, head, tail))
+            self._globs = tuple(globs)
         if len(pick) == 1:
             pick = pick * 2  # itemgetter of one index returns a bare item, not a tuple
         # covers() compares the constant positions in C: itemgetter(*idx)(tokens) == constants
-        self._pick: Callable[[tuple[str, ...]], tuple[str, ...]] = itemgetter(*pick) if pick else _no_items
+        self._pick = itemgetter(*pick) if pick else _no_items
         self._constants = self._pick(tokens)
 
     def covers(self, tokens: tuple[str, ...]) -> bool:
@@ -155,6 +183,40 @@ class Template:
 
 def _no_items(tokens: tuple[str, ...]) -> tuple[str, ...]:
     return ()
+
+
+_EMPTY: list[Template] = []
+
+
+class _CacheGate:
+    """Decides whether a cache level is worth its key: the level is consulted while it answers at
+    least ``min_hits`` of every ``window`` lookups; after a poorer window it is skipped for ``rest``
+    uncached items, then measured again.
+
+    A lookup that misses still pays for computing the key, and some streams (hex values, host
+    names in every line) make a level miss nearly always. Skipping a level never changes a result:
+    every level only returns the template an earlier item with the same masked text got.
+    """
+
+    __slots__ = ("_hits", "_rest", "_tries", "min_hits", "rest", "window")
+
+    def __init__(self, window: int = 32, rest: int = 224, min_hits: int = 11) -> None:
+        self.window, self.rest, self.min_hits = window, rest, min_hits
+        self._tries = self._hits = self._rest = 0
+
+    def open(self) -> bool:
+        if self._rest:
+            self._rest -= 1
+            return False
+        return True
+
+    def record(self, hit: bool) -> None:
+        self._tries += 1
+        self._hits += hit
+        if self._tries == self.window:
+            if self._hits < self.min_hits:
+                self._rest = self.rest
+            self._tries = self._hits = 0
 
 
 def _remember(cache: dict[Any, Template], key: Any, t: Template, limit: int) -> None:
@@ -193,13 +255,20 @@ class TemplateMiner:
 
     def __init__(self, config: MinerConfig | None = None) -> None:
         self.config = config or MinerConfig()
+        # config values read on every new template, as plain attributes
+        self._max_cache = self.config.max_cache
+        self._max_exact = self.config.max_exact
+        self._ratio = self.config.min_constant_ratio
+        self._first_kept = 1 if self.config.keep_first_token else 0
         self._next_id = 1
         self._by_id: dict[int, Template] = {}
         self._msg_exact: dict[str, Template] = {}
         self._msg_digits: dict[bytes, Template] = {}
-        self._msg_shape: dict[bytes, Template] = {}
+        self._msg_words: dict[bytes, Template] = {}
         self._line_digits: dict[bytes, Template] = {}
         self._line_shape: dict[bytes, Template] = {}
+        # the fallback, a header split, costs about twice this key: worth it above ~1/3 hits
+        self._line_shape_gate = _CacheGate(min_hits=11)
         self._by_masked: dict[str, Template] = {}
         # (token count, first token or <*>) -> live templates
         self._buckets: dict[tuple[int, str], list[Template]] = {}
@@ -207,11 +276,15 @@ class TemplateMiner:
         self._by_len: dict[int, list[Template]] = {}
 
     # ---------------------------------------------------------------- hot path
-    # Two cache levels per input kind. Level 1 keys on the text with every ASCII digit turned
-    # into "0" (one bytes.translate: exact repeats and same-length numbers hit it). Level 2 also
-    # shortens digit runs (a few bytes.replace passes, only on a level-1 miss), so numbers of any
-    # length share a key. Both keys are sound because header detection and masking never look
-    # at digit values or run lengths (see core.logs.masking).
+    # Messages: the verbatim text, then level 1, the text with every ASCII digit turned into "0"
+    # (one bytes.translate: exact repeats and same-length numbers hit it), then level 2, digits
+    # with the word characters after them folded into one "0" (masking.word_run_key: numbers of
+    # any length, hex values, ids). Raw lines: level 1 as above, then digit runs shortened (header
+    # detection reads letters right after a digit, so word runs may not be folded there), then the
+    # message's own levels. Every key is sound: header detection and masking never look at digit
+    # values or run lengths, and masking treats a digit-led word run as one value. Level 2 for raw
+    # lines is skipped while it rarely answers (_CacheGate): on a miss its key costs about half
+    # of the header split it can save.
     def add(self, message: str) -> MatchResult:
         """Assign ``message`` (one log message, header already removed) to a template."""
         exact = self._msg_exact
@@ -221,11 +294,11 @@ class TemplateMiner:
                 digits = message.encode().translate(_DIGITS_TO_ZERO)
             except UnicodeEncodeError:  # lone surrogates from undecodable input
                 digits = message.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_ZERO)
-            if len(exact) >= self.config.max_exact:
+            if len(exact) >= self._max_exact:
                 exact.clear()  # crude but O(1) amortised; entries come back on the next miss
             t = self._msg_digits.get(digits)
             if t is None:
-                result = self._add_uncached(message, digits, line=False)
+                result = self._add_message_uncached(message, digits)
                 exact[message] = self._by_id[result.template_id]
                 return result
             exact[message] = t
@@ -247,29 +320,29 @@ class TemplateMiner:
             digits = line.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_ZERO)
         t = self._line_digits.get(digits)
         if t is None:
-            return self._add_uncached(line, digits, line=True)
+            return self._add_line_uncached(line, digits)
         while t.parent is not None:
             t = t.parent
         t.size += 1
         return t.result
 
-    def _add_uncached(self, text: str, digits: bytes, *, line: bool) -> MatchResult:
-        if line:
-            by_digits, by_shape = self._line_digits, self._line_shape
-        else:
-            by_digits, by_shape = self._msg_digits, self._msg_shape
-        limit = self.config.max_cache
+    def _add_message_uncached(self, message: str, digits: bytes) -> MatchResult:
+        by_digits, by_words = self._msg_digits, self._msg_words
+        limit = self._max_cache
         if len(by_digits) >= limit:
             by_digits.clear()
-        shape = digits.replace(b"0000", b"0").replace(b"00", b"0").replace(b"00", b"0")
-        t = by_shape.get(shape)
-        if t is None:
-            result = self.add(message_for_mining(text)) if line else self._add_new_shape(text)
+        # Always worth its key: a miss costs a fraction of the masking pass that a hit saves.
+        words = word_run_key(digits)
+        cached = by_words.get(words)
+        if cached is None:
+            # the key masks like every message with that key (see masking.mask_key)
+            result = self._add_new_shape(mask_key(words))
             t = self._by_id[result.template_id]
-            if len(by_shape) >= limit:
-                by_shape.clear()
-            by_shape[shape] = t
+            if len(by_words) >= limit:
+                by_words.clear()
+            by_words[words] = t
         else:
+            t = cached
             while t.parent is not None:
                 t = t.parent
             t.size += 1
@@ -277,8 +350,35 @@ class TemplateMiner:
         by_digits[digits] = t
         return result
 
-    def _add_new_shape(self, message: str) -> MatchResult:
-        masked = mask(message)
+    def _add_line_uncached(self, line: str, digits: bytes) -> MatchResult:
+        by_digits, by_shape = self._line_digits, self._line_shape
+        limit = self._max_cache
+        if len(by_digits) >= limit:
+            by_digits.clear()
+        shape: bytes | None = None
+        cached: Template | None = None
+        gate = self._line_shape_gate
+        if gate.open():
+            shape = shorten_digit_runs(digits)
+            cached = by_shape.get(shape)
+            gate.record(cached is not None)
+        if cached is None:
+            result = self.add(message_for_mining(line))
+            t = self._by_id[result.template_id]
+            if shape is not None:
+                if len(by_shape) >= limit:
+                    by_shape.clear()
+                by_shape[shape] = t
+        else:
+            t = cached
+            while t.parent is not None:
+                t = t.parent
+            t.size += 1
+            result = t.result
+        by_digits[digits] = t
+        return result
+
+    def _add_new_shape(self, masked: str) -> MatchResult:
         t = self._by_masked.get(masked)
         created: Template | None = None
         if t is None:
@@ -286,29 +386,41 @@ class TemplateMiner:
             t = self._match(tokens)
             if t is None:
                 t = created = self._create(tokens)
-            _remember(self._by_masked, masked, t, self.config.max_cache)
-        root = t.root()
-        root.size += 1
-        if created is not None and root is created:
-            return MatchResult(root.id, root.text, True)
-        return root.result
+            _remember(self._by_masked, masked, t, self._max_cache)
+        while t.parent is not None:
+            t = t.parent
+        t.size += 1
+        if created is not None and t is created:
+            return _new_result(MatchResult, (t.id, t.text, True))
+        return t.result
 
     # ---------------------------------------------------------------- matching
     def _candidates(self, n: int, first: str) -> list[Template]:
+        """Live templates that can cover ``n`` tokens starting with ``first`` (callers only read it)."""
         if first == MASK:
-            return self._by_len.get(n, [])
-        return self._buckets.get((n, first), []) + self._buckets.get((n, MASK), [])
+            return self._by_len.get(n, _EMPTY)
+        buckets = self._buckets
+        return buckets.get((n, first), _EMPTY) + buckets.get((n, MASK), _EMPTY)
 
     def _match(self, tokens: tuple[str, ...]) -> Template | None:
         """The live template that covers ``tokens`` with the fewest wildcards (then the oldest)."""
+        n = len(tokens)
+        first = tokens[0] if tokens else ""
+        buckets = self._buckets
+        if first == MASK:
+            pools: tuple[list[Template], ...] = (self._by_len.get(n, _EMPTY),)
+        else:
+            pools = (buckets.get((n, first), _EMPTY), buckets.get((n, MASK), _EMPTY))
         best: Template | None = None
-        for t in self._candidates(len(tokens), tokens[0] if tokens else ""):
-            if (
-                t._pick(tokens) == t._constants
-                and (not t._globs or t._globs_fit(tokens))
-                and (best is None or (t.wildcards, t.id) < (best.wildcards, best.id))
-            ):
-                best = t
+        # (wildcards, id) is a total order, so the visiting order of candidates does not matter
+        for pool in pools:
+            for t in pool:
+                if (
+                    t._pick(tokens) == t._constants
+                    and (not t._globs or t._globs_fit(tokens))
+                    and (best is None or (t.wildcards, t.id) < (best.wildcards, best.id))
+                ):
+                    best = t
         return best
 
     def _bucket_of(self, t: Template) -> list[Template]:
@@ -316,25 +428,37 @@ class TemplateMiner:
         return self._buckets.setdefault((n, t.tokens[0] if n else ""), [])
 
     def _add_live(self, t: Template) -> None:
-        self._bucket_of(t).append(t)
-        self._by_len.setdefault(len(t.tokens), []).append(t)
+        tokens = t.tokens
+        n = len(tokens)
+        key = (n, tokens[0] if n else "")
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            self._buckets[key] = [t]
+        else:
+            bucket.append(t)
+        same_length = self._by_len.get(n)
+        if same_length is None:
+            self._by_len[n] = [t]
+        else:
+            same_length.append(t)
 
     def _drop_live(self, t: Template) -> None:
         self._bucket_of(t).remove(t)
         self._by_len[len(t.tokens)].remove(t)
 
     def _create(self, tokens: tuple[str, ...]) -> Template:
-        t = Template(self._next_id, tokens, min_constant_ratio=self.config.min_constant_ratio)
-        self._next_id += 1
-        self._by_id[t.id] = t
+        tid = self._next_id
+        self._next_id = tid + 1
+        t = self._by_id[tid] = Template(tid, tokens, min_constant_ratio=self._ratio)
         self._add_live(t)
-        if t.open and MASK in tokens:
+        if t.open and t.wildcards:
             # A template with variables may cover older, more specific ones: fold them in.
             covered = [o for o in self._candidates(len(tokens), tokens[0]) if o is not t and t.covers(o.tokens)]
             if covered:
                 self._merge([*covered, t], tokens)
                 return t
-        self._generalise(t)
+        if t.can_generalise:
+            self._generalise(t)
         return t
 
     # ---------------------------------------------------------------- generalisation
@@ -350,18 +474,25 @@ class TemplateMiner:
             return
         tokens = t.tokens
         n = len(tokens)
-        start = 1 if self.config.keep_first_token else 0
+        start = self._first_kept
         pool = self._candidates(n, tokens[0]) if start else self._candidates(n, MASK)
+        if len(pool) < 2:
+            return  # only t itself
         siblings: dict[int, list[Template]] = {}
         for o in pool:
             if o is t or not o.can_generalise:
                 continue
-            diff = list(map(ne, o.tokens, tokens))
-            if diff.count(True) != 1:
+            other = o.tokens
+            # exactly one differing position? C-level iterators that stop at the second difference
+            # (most candidates differ early and in several places, and templates can be long)
+            diffs = filter(None, map(ne, other, tokens))
+            if next(diffs, None) is None or next(diffs, None) is not None:
                 continue
-            pos = diff.index(True)
-            if pos >= start and self._generalisable(tokens[pos]) and self._generalisable(o.tokens[pos]):
+            pos = list(map(ne, other, tokens)).index(True)
+            if pos >= start and self._generalisable(tokens[pos]) and self._generalisable(other[pos]):
                 siblings.setdefault(pos, []).append(o)
+        if not siblings:
+            return
         for pos in sorted(siblings):
             group = [*siblings[pos], t]
             values = {g.tokens[pos] for g in group}
@@ -378,7 +509,7 @@ class TemplateMiner:
         for g in group:
             if g is not survivor and g.parent is None:
                 self._absorb(survivor, g)
-        survivor.set_tokens(tokens, self.config.min_constant_ratio)
+        survivor.set_tokens(tokens, self._ratio)
         # The generalised template may now cover other live templates too.
         if survivor.open:
             for o in list(self._candidates(len(tokens), tokens[0] if tokens else "")):
@@ -398,7 +529,9 @@ class TemplateMiner:
         t = self._by_id.get(template_id)
         if t is None:
             raise KeyError(template_id)
-        return t.root().id
+        while t.parent is not None:  # root(), inlined: called once per mined line by most callers
+            t = t.parent
+        return t.id
 
     def get(self, template_id: int) -> Template:
         """The live template for an id (following merges)."""

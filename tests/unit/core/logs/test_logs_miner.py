@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError, InvalidPayload
-from core.logs.miner import MinerConfig, TemplateMiner
+from core.logs.header import message_of
+from core.logs.miner import MinerConfig, TemplateMiner, _CacheGate
 from core.logs.state import load_miner, save_miner
 
 
@@ -195,3 +196,32 @@ def test_a_value_fitting_a_masked_pattern_keeps_the_key(numeric_first: bool) -> 
     third = miner.add("connect from rhost=cache.example.com ok")
     assert third.template_id == first.template_id and not third.is_new
     assert miner.add("connect from user=bob ok").template_id != first.template_id
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("mode", ["content", "raw"])
+def test_results_do_not_depend_on_the_caches_on_loghub(shared_data: Path, mode: str) -> None:
+    """Every cache level (and skipping one) only shortcuts to the template the full path gives:
+    with caches of one entry, which are cleared on every insert, all results stay the same."""
+    for path in sorted((shared_data / "loghub").glob("*/*_2k.log")):
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if mode == "content":
+            lines = [message_of(line) for line in lines]
+        runs = []
+        for config in (MinerConfig(), MinerConfig(max_cache=1, max_exact=1)):
+            miner = TemplateMiner(config)
+            add = miner.add if mode == "content" else miner.add_line
+            results = [add(line) for line in lines]
+            runs.append((results, [miner.resolve(r.template_id) for r in results], [t.text for t in miner.templates]))
+        assert runs[0] == runs[1], path.name
+
+
+def test_cache_gate_skips_a_level_that_misses_and_measures_it_again() -> None:
+    gate = _CacheGate(window=4, rest=3, min_hits=2)
+    for _ in range(4):
+        assert gate.open()
+        gate.record(False)
+    assert [gate.open() for _ in range(4)] == [False, False, False, True]  # skipped for `rest` items
+    for hit in (True, True, False, False):  # enough lookups answer: worth its key
+        gate.record(hit)
+        assert gate.open()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import re
 from pathlib import Path
 
 import pytest
 
-from core.logs.redact import REDACTED, redact
+from core.logs.redact import _RULES_OF_WORD, REDACTED, redact, redact_rule_by_rule
 
 # (log line, the secret that must not survive, text around it that must survive)
 SECRETS: list[tuple[str, str, str]] = [
@@ -148,3 +150,70 @@ def test_loghub_lines_are_untouched_except_email_addresses(shared_data: Path) ->
     assert changed, "the Linux sample holds a build e-mail address that must be masked"
     assert all("@" not in c.split("[REDACTED]")[0][-1:] for c in changed)
     assert len(changed) <= 3
+
+
+# ----------------------------------------------------------------------------- fast path == reference
+def _case_and_unicode_variants(line: str) -> list[str]:
+    """The line in other cases, and with letters whose lower-casing is not plain ASCII
+    (Kelvin sign, dotted and dotless i, long s): guards must skip exactly what the reference skips."""
+    swaps = {"k": "\u212a", "K": "\u212a", "i": "\u0131", "I": "\u0130", "s": "\u017f"}
+    out = [line.upper(), line.lower(), line.swapcase()]
+    for old, new in swaps.items():
+        out.append(line.replace(old, new))
+    return out
+
+
+# Lines around the guards: secret words with and without an assignment after them, a key that an
+# earlier rule's replacement ends next to, separators with spaces and quotes.
+GUARD_EDGES = [
+    "cache miss for key product:42 ttl=45s",
+    "pass through key=value token list",
+    "x-auth-token: abc123 and password=hunter2",
+    "SECRET = 'a b' and Api-Key:abc",
+    '{"accessToken" : "x", "note": "token"}',
+    "tokenhttps://hooks.slack.com/services/T0/B0/XYZ done",
+    "-----BEGIN RSA PRIVATE KEY-----abc-----END RSA PRIVATE KEY-----=tok secret",
+    "-----BEGIN PRIVATE KEY-----abc",
+    "Bearer abc.def-123 secret",
+    "postgres://u:p@h/db?password=x&sig=1",
+    "signature_alg=RS256 signature=abcd1234",
+    "token expired for key 42",
+    "my_access-token: 'abc123'",
+    "client api-key=abc123",
+]
+
+
+def test_no_guard_word_starts_another() -> None:
+    # redact() finds every guard word by searching again one position after each hit: that sees
+    # every occurrence only when no two words can match at the same position
+    words = list(_RULES_OF_WORD)
+    assert not [(a, b) for a in words for b in words if a != b and b.startswith(a)]
+
+
+def test_fast_path_matches_the_rule_by_rule_reference_on_the_corpus() -> None:
+    corpus = [line for line, _, _ in SECRETS] + NORMAL + GUARD_EDGES
+    for line in corpus:
+        for variant in [line, *_case_and_unicode_variants(line)]:
+            assert redact(variant) == redact_rule_by_rule(variant), variant
+
+
+def test_fast_path_matches_the_reference_on_lines_spliced_from_the_corpus() -> None:
+    # words and separators of the corpus recombined: guard words next to, inside and far from
+    # assignments and values
+    pieces = [p for line in [s for s, _, _ in SECRETS] + NORMAL + GUARD_EDGES for p in re.split(r"(\s+)", line) if p]
+    rng = random.Random(13)
+    for _ in range(5_000):
+        line = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
+        assert redact(line) == redact_rule_by_rule(line), line
+
+
+@pytest.mark.shared_data
+def test_fast_path_matches_the_rule_by_rule_reference_on_loghub(shared_data: Path) -> None:
+    files = sorted((shared_data / "loghub").glob("*/*_2k.log"))
+    assert len(files) == 8
+    lines = 0
+    for path in files:
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            assert redact(line) == redact_rule_by_rule(line), (path.name, line)
+            lines += 1
+    assert lines == 16_000
